@@ -169,7 +169,9 @@ class LeakyReLU(Module):
 
     def backward(self, grad_output: Tensor) -> Tensor:
         self._check_grad_output(grad_output, self._x, "input")
-        return grad_output * torch.where(self._x > 0, 1.0, self.negative_slope)
+        # Select between g and βg: torch.where(x > 0, 1.0, β) would make β a float32 scalar tensor
+        # and round it, losing digits on float64 inputs.
+        return torch.where(self._x > 0, grad_output, self.negative_slope * grad_output)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"

@@ -109,6 +109,10 @@ class Module:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward: there is no saved {name}")
         if not isinstance(grad_output, Tensor):
             raise TypeError(f"{type(self).__name__}.backward: expected a torch.Tensor, got {type(grad_output).__name__}")
+        if not grad_output.is_floating_point():
+            raise TypeError(
+                f"{type(self).__name__}.backward: expected a floating-point grad_output, got dtype {grad_output.dtype}"
+            )
         if grad_output.shape != saved.shape:
             raise ValueError(
                 f"{type(self).__name__}.backward: grad_output has shape {tuple(grad_output.shape)}, "
