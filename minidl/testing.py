@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 from collections.abc import Iterator
 
 import torch
@@ -170,15 +171,16 @@ def gradcheck(
 
     for label, tensor, analytical in checked:
         numerical = torch.zeros_like(tensor)
-        flat, flat_num = tensor.view(-1), numerical.view(-1)
-        for j in range(flat.numel()):
-            saved = flat[j].item()
-            flat[j] = saved + eps
+        # Index entry by entry rather than through tensor.view(-1), which fails on a
+        # non-contiguous tensor (a transposed input, say).
+        for index in itertools.product(*(range(size) for size in tensor.shape)):
+            saved = tensor[index].item()
+            tensor[index] = saved + eps
             plus = objective()
-            flat[j] = saved - eps
+            tensor[index] = saved - eps
             minus = objective()
-            flat[j] = saved
-            flat_num[j] = (plus - minus) / (2 * eps)
+            tensor[index] = saved
+            numerical[index] = (plus - minus) / (2 * eps)
         try:
             assert_close(analytical, numerical, name=label, rtol=rtol, atol=atol)
         except AssertionError as err:
