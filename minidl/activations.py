@@ -71,7 +71,10 @@ class Tanh(Module):
 
     def backward(self, grad_output: Tensor) -> Tensor:
         self._check_grad_output(grad_output, self._y)
-        return grad_output * (1 - self._y * self._y)
+        y = self._y
+        # g ⊙ (1 − y²) written as g − (g ⊙ y) ⊙ y: two tensor operations (a product, then addcmul's
+        # fused "g + value · a ⊙ b") instead of three, which matters when a step is dozens of small ones.
+        return torch.addcmul(grad_output, grad_output * y, y, value=-1)
 
 
 class Sigmoid(Module):

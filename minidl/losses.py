@@ -94,14 +94,20 @@ class MSELoss(Loss):
 
     threshold = 0.5
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._diff: Tensor | None = None
+
     def forward(self, output: Tensor, target: Tensor) -> Tensor:
         self._check(output, target)
         self._output, self._target = output, target
-        return (output - target).square().mean(dim=(-2, -1))
+        # Backward needs ŷ − y too: keep it rather than subtract again.
+        self._diff = output - target
+        return self._diff.square().mean(dim=(-2, -1))
 
     def backward(self) -> Tensor:
-        output, target = self._saved()
-        return (output - target).mul_(2.0 / self._count(output))
+        output, _ = self._saved()
+        return self._diff * (2.0 / self._count(output))
 
 
 class BCEWithLogitsLoss(Loss):

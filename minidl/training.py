@@ -132,7 +132,7 @@ def train(
             y_epoch = y.take_along_dim(order.unsqueeze(-1), dim=-2)
         else:
             X_epoch, y_epoch = X, y
-        total = 0.0
+        batch_losses = []
         for start in range(0, n, batch_size):
             # Slices along the sample axis are views: no copy per batch.
             X_batch = X_epoch[..., start : start + batch_size, :]
@@ -141,8 +141,9 @@ def train(
             optimizer.zero_grad()
             model.backward(loss_fn.backward())
             optimizer.step()
-            total = total + loss
-        epoch_loss = total / -(-n // batch_size)
+            batch_losses.append(loss)
+        # One stack and one mean per epoch rather than one addition per step.
+        epoch_loss = torch.stack(batch_losses).mean(dim=0)
         finite = torch.isfinite(epoch_loss)
         if not bool(finite.all()):
             bad = (~finite).nonzero().flatten().tolist() if finite.dim() else []
