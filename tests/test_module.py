@@ -184,3 +184,26 @@ def test_gradcheck_on_a_network_with_every_module(R):
     )
     lead = () if R is None else (R,)
     assert gradcheck(model, torch.randn(*lead, 5, 3, generator=g, dtype=f64))
+
+
+@pytest.mark.parametrize("R", [None, 3])
+def test_everything_runs_on_the_device_of_its_parameters(R):
+    """On the "meta" device (shapes only, no data) any tensor created on the CPU by mistake would raise."""
+    device = "meta"
+    model = minidl.Sequential(
+        minidl.Linear(2, 5, replicas=R, device=device), minidl.Tanh(), minidl.Dropout(0.2),
+        minidl.Linear(5, 5, replicas=R, device=device), minidl.ELU(0.3), minidl.LeakyReLU(0.1),
+        minidl.Sigmoid(2.0), minidl.ReLU(), minidl.Linear(5, 1, replicas=R, device=device),
+    )  # fmt: skip
+    X, y = minidl.disk_dataset(10, replicas=R, device=device)
+    for loss_fn in (minidl.MSELoss(), minidl.BCEWithLogitsLoss()):
+        output = model(X)
+        loss = loss_fn(output, y)
+        grad_x = model.backward(loss_fn.backward())
+        assert {t.device.type for t in (X, y, output, loss, grad_x)} == {device}
+    for optimizer in (minidl.SGD(model.param(), lr=0.1), minidl.Adam(model.param())):
+        optimizer.zero_grad()
+        optimizer.step()
+    assert {t.device.type for pair in model.param() for t in pair} == {device}
+    assert minidl.error_rate(model.eval()(X), y).device.type == device
+    assert model.to("cpu")[0].weight.device.type == "cpu"
