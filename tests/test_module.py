@@ -206,4 +206,5 @@ def test_everything_runs_on_the_device_of_its_parameters(R):
         optimizer.step()
     assert {t.device.type for pair in model.param() for t in pair} == {device}
     assert minidl.error_rate(model.eval()(X), y).device.type == device
-    assert model.to("cpu")[0].weight.device.type == "cpu"
+    model.to(dtype=torch.float64)
+    assert all(v.device.type == device and v.dtype == f64 for v, _ in model.param())
