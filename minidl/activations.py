@@ -1,19 +1,19 @@
-"""Element-wise activations and their derivatives.
+r"""Element-wise activations and their derivatives.
 
 Each activation applies :math:`y = f(x)` element by element, so its backward is
-an element-wise product, :math:`\\partial L/\\partial x = \\partial L/\\partial y
-\\odot f'(x)`. Each saves the one tensor its derivative is written in:
+an element-wise product, :math:`\partial L/\partial x = \partial L/\partial y
+\odot f'(x)`. Each saves the one tensor its derivative is written in:
 
-============  ==========================================  ==============================================  =======
-module        :math:`f(x)`                                :math:`f'(x)`                                   saves
-============  ==========================================  ==============================================  =======
-ReLU          :math:`\\max(0, x)`                           :math:`\\mathbb 1[x > 0]`                        x
-Tanh          :math:`\\tanh x`                              :math:`1 - y^2`                                  y
-Sigmoid(λ)    :math:`1 / (1 + e^{-\\lambda x})`              :math:`\\lambda\\, y (1 - y)`                      y
-ELU(α)        :math:`x` if :math:`x > 0` else                :math:`1` if :math:`x > 0` else                 x
-              :math:`\\alpha (e^x - 1)`                     :math:`\\alpha e^x`
-LeakyReLU(β)  :math:`x` if :math:`x > 0` else :math:`\\beta x`  :math:`1` if :math:`x > 0` else :math:`\\beta`     x
-============  ==========================================  ==============================================  =======
+============  ===============================================  =============================================  =====
+module        :math:`f(x)`                                     :math:`f'(x)`                                  saves
+============  ===============================================  =============================================  =====
+ReLU          :math:`\max(0, x)`                               :math:`\mathbb 1[x > 0]`                       x
+Tanh          :math:`\tanh x`                                  :math:`1 - y^2`                                y
+Sigmoid(λ)    :math:`1 / (1 + e^{-\lambda x})`                 :math:`\lambda\, y (1 - y)`                    y
+ELU(α)        :math:`x` if :math:`x > 0` else                  :math:`1` if :math:`x > 0` else                x
+              :math:`\alpha (e^x - 1)`                         :math:`\alpha e^x`
+LeakyReLU(β)  :math:`x` if :math:`x > 0` else :math:`\beta x`  :math:`1` if :math:`x > 0` else :math:`\beta`  x
+============  ===============================================  =============================================  =====
 
 None has parameters, so none overrides ``param()``; all work on any shape,
 with or without a leading replica axis.
