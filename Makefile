@@ -18,7 +18,7 @@ BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md book/*.bib notebooks/*.
 # Two pytest workers on two cores: one thread each instead of four fighting for two cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help env mathjax book book-if-stale test lint unit nbval browser student clean distclean
+.PHONY: help env mathjax chromium book book-if-stale test lint unit nbval browser student clean distclean
 
 help:
 	@echo "make book      build the book from a clean _build into _build/html (every notebook executed)"
@@ -77,8 +77,15 @@ unit: env
 nbval: env
 	$(TEST_ENV) $(BIN)/pytest -n $(JOBS) --dist loadscope --nbval-lax --nbval-cell-timeout=600 notebooks
 
-browser: env book-if-stale
+browser: env chromium book-if-stale
 	$(BIN)/pytest tests/browser --book=_build/html
+
+# Debian's Chromium for the browser test (playwright cannot download browsers here).
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "The browser test needs Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 clean:
 	rm -rf _build _vendor student
