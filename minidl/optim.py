@@ -191,6 +191,9 @@ class Adam(Optimizer):
         # ... and seen per parameter, parallel to params: exp_avg[i] is m for parameter i.
         self.exp_avg = self._per_parameter(self._m)
         self.exp_avg_sq = self._per_parameter(self._v)
+        # Room for √v̂ + ε, kept from step to step: a new vector at every step costs an allocation and,
+        # for a large model (many replicas), fresh memory pages for the system to hand out.
+        self._denom = [torch.empty_like(value) for value, _ in self.blocks]
 
     def step(self) -> None:
         beta1, beta2 = self.betas
@@ -199,10 +202,10 @@ class Adam(Optimizer):
         bias_correction2_sqrt = math.sqrt(1 - beta2**self.t)
         step_size = self.lr / bias_correction1
         # torch.optim.Adam's operations, in its order, for each block (each parameter, or all at once).
-        for (value, grad), m, v in zip(self.blocks, self._m, self._v):
+        for (value, grad), m, v, denom in zip(self.blocks, self._m, self._v, self._denom):
             m.lerp_(grad, 1 - beta1)  # m ← β₁ m + (1 − β₁) g
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β₂ v + (1 − β₂) g²
-            denom = (v.sqrt() / bias_correction2_sqrt).add_(self.eps)  # √v̂ + ε
+            torch.sqrt(v, out=denom).div_(bias_correction2_sqrt).add_(self.eps)  # √v̂ + ε
             value.addcdiv_(m, denom, value=-step_size)  # θ ← θ − η m̂ / (√v̂ + ε)
 
     def __repr__(self) -> str:
