@@ -124,14 +124,14 @@ class Linear(Module):
         x = self._x
         if x is None:
             raise RuntimeError(f"{self!r}.backward called before forward: there is no saved input")
-        if (
-            not isinstance(grad_output, Tensor)
-            or grad_output.shape[:-1] != x.shape[:-1]
-            or grad_output.shape[-1] != self.out_features
-        ):
+        if not isinstance(grad_output, Tensor) or grad_output.dtype != x.dtype:
+            got = f"dtype {grad_output.dtype}" if isinstance(grad_output, Tensor) else f"a {type(grad_output).__name__}"
+            raise TypeError(f"{self!r}.backward: expected grad_output of dtype {x.dtype} like the input, got {got}")
+        if grad_output.shape[:-1] != x.shape[:-1] or grad_output.shape[-1] != self.out_features:
             expected = (*x.shape[:-1], self.out_features)
-            got = tuple(grad_output.shape) if isinstance(grad_output, Tensor) else type(grad_output).__name__
-            raise ValueError(f"{self!r}.backward: grad_output has shape {got}, expected the output shape {expected}")
+            raise ValueError(
+                f"{self!r}.backward: grad_output has shape {tuple(grad_output.shape)}, expected the output shape {expected}"
+            )
         # ∂L/∂W = Gᵀ X, accumulated in place (no temporary): grad_weight ← grad_weight + Gᵀ X.
         if self.replicas is None:
             self.grad_weight.addmm_(grad_output.mT, x)
