@@ -31,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         "reproduce",
         help="train the report's configurations and print Tables I and II",
         description="Train the report's eight configurations (Table I: five activations with MSE and SGD; "
-        "Table II: Tanh with cross-entropy and/or dropout, Adam), --rounds rounds each, as one stack "
-        "of replicas, and print both tables beside the report's numbers.",
+        "Table II: Tanh with cross-entropy and/or dropout, Adam), --rounds rounds each, as a stack of replicas "
+        "per table, and print both tables beside the report's numbers.",
     )
     rep.add_argument(
         "--rounds", type=int, default=defaults.rounds, help="rounds per configuration (default %(default)s)"

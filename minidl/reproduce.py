@@ -33,6 +33,7 @@ from torch import Tensor
 
 from .activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .data import disk_dataset
+from .diagnostics import dead_units
 from .dropout import Dropout
 from .groups import GroupedLoss, Identity, ReplicaGroups
 from .linear import Linear
@@ -49,7 +50,7 @@ __all__ = [
     "Reproduction",
     "Setting",
     "Trained",
-    "dead_units",
+    "build_stack",
     "format_table",
     "reproduce",
     "summarize",
@@ -204,13 +205,19 @@ def _loss(name: str) -> MSELoss | BCEWithLogitsLoss:
 
 
 def build_stack(
-    settings: list[Setting], config: ReproConfig, generator: torch.Generator | None = None
+    settings: list[Setting],
+    config: ReproConfig,
+    generator: torch.Generator | None = None,
+    *,
+    same_init: bool = False,
 ) -> tuple[Sequential, GroupedLoss, Optimizer]:
     """The network, loss and optimizer of ``len(settings)`` blocks of ``config.rounds`` replicas each.
 
     The settings must share the optimizer; with SGD each block may have its own
     learning rate (through the loss's gradient scales, see :mod:`minidl.groups`),
-    with Adam they must share it too.
+    with Adam they must share it too. With ``same_init``, round k of every block
+    starts from the same draws (then scaled by the block's ``init_scale``), so that
+    blocks differ only by their settings.
     """
     kinds = {s.optimizer for s in settings}
     if len(kinds) != 1 or not kinds <= {"sgd", "adam"}:
@@ -224,6 +231,9 @@ def build_stack(
     layers: list[Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         linear = Linear(fan_in, fan_out, replicas=R, generator=generator)
+        if same_init:
+            for value in (linear.weight, linear.bias):
+                value.copy_(value[:rounds].repeat(len(settings), *[1] * (value.dim() - 1)))
         for k, setting in enumerate(settings):
             if setting.init_scale != 1.0:
                 linear.weight[k * rounds : (k + 1) * rounds].mul_(setting.init_scale)
@@ -244,33 +254,6 @@ def build_stack(
     else:
         optimizer = Adam(model.param(), lr=lr, betas=config.adam_betas, eps=config.adam_eps)
     return model, loss_fn, optimizer
-
-
-def dead_units(model: Sequential, X: Tensor) -> Tensor:
-    """Units of each Linear layer whose pre-activation is ≤ 0 for every sample of ``X``.
-
-    A ReLU unit in that state outputs 0 and passes back zero gradient for every
-    training point: it is dead and stays so under gradient descent.
-
-    Args:
-        model: a replicated :class:`~minidl.Sequential` (run in eval mode here).
-        X: inputs of shape ``(R, n, d)``.
-
-    Returns:
-        Integer tensor of shape ``(R, L)``: the count per replica for each of the L
-        Linear layers (the last column is the output unit).
-    """
-    was_training = model.training
-    model.eval()
-    counts = []
-    try:
-        for module in model.modules:
-            X = module(X)
-            if isinstance(module, Linear):
-                counts.append((X <= 0).all(dim=-2).sum(dim=-1))
-    finally:
-        model.train(was_training)
-    return torch.stack(counts, dim=-1)
 
 
 @dataclass
@@ -336,6 +319,7 @@ def train_settings(
     *,
     generator: torch.Generator | None = None,
     data: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
+    same_init: bool = False,
     progress: bool = False,
     desc: str | None = None,
 ) -> Trained:
@@ -351,6 +335,8 @@ def train_settings(
         generator: draws everything; default: a new one seeded with ``config.seed``.
         data: ``(X, y, X_test, y_test)`` of shapes ``(rounds, n, ·)`` to reuse, or
             ``None`` to draw them (training set first, then test set).
+        same_init: start round k of every setting from the same initial draws
+            (see :func:`build_stack`).
         progress, desc: the progress bar of :func:`~minidl.train`.
 
     The test error is measured once, after training (measuring it after every
@@ -367,7 +353,7 @@ def train_settings(
             *disk_dataset(config.n_test, replicas=config.rounds, generator=g),
         )
     X, y, X_test, y_test = data
-    model, loss_fn, optimizer = build_stack(settings, config, g)
+    model, loss_fn, optimizer = build_stack(settings, config, g, same_init=same_init)
     K = len(settings)
     X_all, y_all = X.repeat(K, 1, 1), y.repeat(K, 1, 1)
     dead_at_init = dead_units(model, X_all)

@@ -11,14 +11,13 @@ import pytest
 import torch
 
 import minidl
-from minidl.groups import GroupedLoss, Identity, ReplicaGroups
+from minidl.groups import Identity, ReplicaGroups
 from minidl.reproduce import (
     REPORT_TABLE1,
     REPORT_TABLE2,
     ReproConfig,
     Setting,
     build_stack,
-    dead_units,
     format_table,
     reproduce,
     summarize,
@@ -224,6 +223,17 @@ def test_init_scale_and_output_activation():
     assert isinstance(out_act.modules[1], Identity)
 
 
+def test_same_init_shares_the_draws_before_scaling():
+    config = ReproConfig(rounds=3)
+    settings = [Setting("a", "relu"), Setting("b", "relu", lr=0.1), Setting("c", "relu", init_scale=2.0)]
+    model, _, _ = build_stack(settings, config, torch.Generator().manual_seed(0), same_init=True)
+    for layer in (model[0], model[-2]):
+        torch.testing.assert_close(layer.weight[3:6], layer.weight[:3])
+        torch.testing.assert_close(layer.weight[6:9], 2 * layer.weight[:3])
+        torch.testing.assert_close(layer.bias[6:9], 2 * layer.bias[:3])
+        assert not torch.equal(layer.weight[0], layer.weight[1])  # rounds still differ
+
+
 def test_table_settings_follow_the_config():
     config = ReproConfig(sgd_lr=0.1, adam_lr=0.01, dropout=0.3, output_activation=False)
     t1, t2 = config.table1(), config.table2()
@@ -262,46 +272,3 @@ def test_report_numbers_and_format():
     assert "Leaky-ReLU" in text and "4.45 ± 1.08" in text and "3.50 ± 0.71" in text
     md = format_table(rows, REPORT_TABLE1, markdown=True)
     assert md.splitlines()[0].startswith("| Model |") and len(md.splitlines()) == 2 + len(TABLE1)
-
-
-# -- dead units and the grouped modules ---------------------------------------------------------------
-def test_dead_units_counts_units_negative_everywhere():
-    lin = minidl.Linear(2, 3, replicas=2)
-    lin.weight.zero_()
-    lin.bias.copy_(torch.tensor([[-1.0, 1.0, -0.5], [1.0, 1.0, 1.0]]))
-    model = minidl.Sequential(lin, minidl.ReLU(), minidl.Linear(3, 1, replicas=2))
-    counts = dead_units(model, torch.rand(2, 5, 2))
-    assert counts.shape == (2, 2) and counts[:, 0].tolist() == [2, 0]
-    assert model.training  # mode restored
-
-
-def test_replica_groups_apply_a_module_per_block():
-    x = torch.randn(5, 4, 3, dtype=torch.float64)
-    groups = ReplicaGroups([minidl.ReLU(), minidl.Tanh(), minidl.Tanh()], [2, 1, 2])
-    assert groups.sizes == [2, 3]  # equal neighbours merged
-    y = groups(x)
-    torch.testing.assert_close(y[:2], x[:2].clamp_min(0))
-    torch.testing.assert_close(y[2:], torch.tanh(x[2:]))
-    assert minidl.testing.gradcheck(groups, x)
-    with pytest.raises(ValueError, match="replicas"):
-        groups(torch.randn(4, 4, 3))
-
-
-def test_grouped_loss_and_thresholds():
-    loss = GroupedLoss([minidl.MSELoss(), minidl.BCEWithLogitsLoss()], [2, 1])
-    out, target = torch.randn(3, 4, 1), torch.randint(0, 2, (3, 4, 1)).float()
-    values = loss(out, target)
-    torch.testing.assert_close(values[:2], minidl.MSELoss()(out[:2], target[:2]))
-    torch.testing.assert_close(values[2:], minidl.BCEWithLogitsLoss()(out[2:], target[2:]))
-    assert loss.backward().shape == out.shape
-    assert loss.threshold.view(-1).tolist() == [0.5, 0.5, 0.0]
-    assert GroupedLoss([minidl.MSELoss(), minidl.MSELoss()], [1, 1]).threshold == 0.5
-
-
-def test_grouped_loss_scales_the_gradient_only():
-    out, target = torch.randn(3, 4, 1), torch.rand(3, 4, 1)
-    plain, scaled = minidl.MSELoss(), GroupedLoss([minidl.MSELoss(), minidl.MSELoss()], [1, 2], scales=[1.0, 4.0])
-    torch.testing.assert_close(scaled(out, target), plain(out, target))
-    grad = plain.backward()
-    torch.testing.assert_close(scaled.backward(), torch.cat([grad[:1], 4 * grad[1:]]))
-    assert "·4" in repr(scaled)
