@@ -72,8 +72,9 @@ class Tanh(Module):
     def backward(self, grad_output: Tensor) -> Tensor:
         self._check_grad_output(grad_output, self._y)
         y = self._y
-        # g ⊙ (1 − y²) written as g − (g ⊙ y) ⊙ y: two tensor operations (a product, then addcmul's
-        # fused "g + value · a ⊙ b") instead of three, which matters when a step is dozens of small ones.
+        # g ⊙ (1 − y²) as g − (g ⊙ y) ⊙ y: two tensor operations (a product, then
+        # addcmul's fused g + value · a ⊙ b) instead of three. Each operation has a
+        # fixed cost, and a training step is dozens of small ones.
         return torch.addcmul(grad_output, grad_output * y, y, value=-1)
 
 

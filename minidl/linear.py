@@ -140,7 +140,7 @@ class Linear(Module):
         if self.grad_bias is not None:
             # ∂L/∂b = Σ over the sample axis of G.
             self.grad_bias += grad_output.sum(-2)
-        # ∂L/∂X = G W. (mm/bmm rather than @: matmul's general broadcasting costs a few views per call.)
+        # ∂L/∂X = G W (mm/bmm rather than @, whose general broadcasting adds views).
         if self.replicas is None:
             return torch.mm(grad_output, self.weight)
         return torch.bmm(grad_output, self.weight)

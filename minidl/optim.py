@@ -139,7 +139,8 @@ class SGD(Optimizer):
     """
 
     def step(self) -> None:
-        # A block is every parameter at once, packed in one flat vector, or one parameter (see the module's docstring).
+        # A block is all the parameters packed in one flat vector, or one parameter
+        # (see the module's docstring).
         for value, grad in self.blocks:
             value.add_(grad, alpha=-self.lr)  # θ ← θ − η g, in place
 
@@ -191,8 +192,8 @@ class Adam(Optimizer):
         # ... and seen per parameter, parallel to params: exp_avg[i] is m for parameter i.
         self.exp_avg = self._per_parameter(self._m)
         self.exp_avg_sq = self._per_parameter(self._v)
-        # Room for √v̂ + ε, kept from step to step: a new vector at every step costs an allocation and,
-        # for a large model (many replicas), fresh memory pages for the system to hand out.
+        # Room for √v̂ + ε, kept from step to step: a new vector at every step costs an
+        # allocation and, for many replicas, fresh memory pages from the system.
         self._denom = [torch.empty_like(value) for value, _ in self.blocks]
 
     def step(self) -> None:
@@ -201,7 +202,8 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1**self.t
         bias_correction2_sqrt = math.sqrt(1 - beta2**self.t)
         step_size = self.lr / bias_correction1
-        # torch.optim.Adam's operations, in its order, for each block (each parameter, or all at once).
+        # torch.optim.Adam's operations in its order, for each block: all the
+        # parameters at once when they are packed, else one parameter at a time.
         for (value, grad), m, v, denom in zip(self.blocks, self._m, self._v, self._denom):
             m.lerp_(grad, 1 - beta1)  # m ← β₁ m + (1 − β₁) g
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β₂ v + (1 − β₂) g²
