@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+
+def torch_global_state() -> tuple:
+    """What importing a library must not change."""
+    return (
+        torch.is_grad_enabled(),
+        torch.get_default_dtype(),
+        torch.is_inference_mode_enabled(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.initial_seed(),
+        tuple(torch.get_rng_state().tolist()),  # no random number drawn from the global generator
+    )
+
+
+# torch's state just before and just after the first import of minidl, for test_package.py;
+# None if something imported minidl before this file, in which case that test uses a fresh interpreter.
+if "minidl" in sys.modules:
+    MINIDL_IMPORT_EFFECT = None
+else:
+    _before = torch_global_state()
+    import minidl  # noqa: E402, F401
+
+    MINIDL_IMPORT_EFFECT = (_before, torch_global_state())
 
 # Modest by default so the whole suite stays fast on two cores;
 # HYPOTHESIS_PROFILE=thorough runs many more examples.
@@ -27,3 +51,9 @@ torch.set_num_threads(1)
 def gen() -> torch.Generator:
     """A freshly seeded generator, so every test draws the same numbers on every run."""
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def minidl_import_effect() -> tuple[tuple, tuple] | None:
+    """torch's global state (before, after) the first import of minidl, or None (see above)."""
+    return MINIDL_IMPORT_EFFECT
