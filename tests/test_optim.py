@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from hypothesis import given
@@ -245,3 +247,19 @@ def test_parameters_must_be_value_grad_pairs(cls):
         cls(small_model(), lr=0.1)
     with pytest.raises(ValueError, match=rf"{cls.__name__}: parameter 1 has value shape \(3,\) but grad shape \(2,\)"):
         cls([(torch.zeros(2), torch.zeros(2)), (torch.zeros(3), torch.zeros(2))], lr=0.1)
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam"])
+def test_a_model_held_by_an_optimizer_still_works_everywhere(kind):
+    """Whatever an optimizer does to store the parameters, gradcheck and copies of the model still work."""
+    model = small_model(replicas=2)
+    optimizer = minidl.SGD(model.param(), lr=0.1) if kind == "SGD" else minidl.Adam(model.param(), lr=0.1)
+    x = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(0), dtype=f64)
+    assert minidl.testing.gradcheck(model, x)
+    clone = copy.deepcopy(model)
+    model(x)
+    model.backward(torch.ones(2, 4, 1, dtype=f64))
+    optimizer.step()
+    # the copy is independent: the step moved the model, not the copy
+    assert not torch.equal(clone[0].weight, model[0].weight)
+    assert all(not grad.any() for _, grad in clone.param())
