@@ -15,14 +15,27 @@ epoch. Every contender trains on the same data for the same number of steps:
    so this is exactly R independent Adams).
 
 Each contender is timed ``--repeats`` times, round-robin (so that a burst of load
-on a shared machine hits every contender alike), and the median is reported as
-seconds per trained model. Seconds per model grow linearly with ``--epochs``;
-the ratios between contenders, measured in the same run, are what to compare.
+on a shared machine hits every contender alike), after an untimed warm-up, and
+the median is reported as seconds per trained model. Seconds per model grow
+linearly with ``--epochs``; the ratios between contenders, measured in the same
+run, are what to compare.
+
+Two choices keep the measurement fair and stable:
+
+- ``--threads 1`` (default): the matrices are at most 25 x 25 per model, too
+  small for intra-op parallelism to pay for its synchronisation, and a fixed
+  thread count gives every contender the same machine. On a shared machine one
+  thread also leaves the other cores to the other jobs.
+- ``--clock cpu`` (default): the CPU time of the process (``time.process_time``).
+  With one thread on an idle machine it equals the elapsed time; on a busy one
+  it leaves out the time the process waited for a core, which has nothing to do
+  with the contender. ``--clock wall`` times elapsed seconds; both are in the JSON.
 
 Usage::
 
     python benchmarks/training_speed.py                      # about a minute
     python benchmarks/training_speed.py --epochs 2 --repeats 1 --output /tmp/speed.json
+    python benchmarks/training_speed.py --replicas 1 5 20 80 160 --func-replicas 20
     python benchmarks/training_speed.py --check              # exit 1 if a target is missed
 
 The functions are importable (the appendix on replicas runs :func:`run_benchmark`
@@ -254,8 +267,10 @@ def run_benchmark(
     torch.set_num_threads(threads)
     try:
         X, y = make_data(seed)
-        for name, R in contenders:  # warm-up: first-call costs (allocator, vmap set-up) are not timed
-            CONTENDERS[name](X, y, 1, None if name in ("minidl", "torch.nn") else R, seed)
+        # Warm-up, not timed: one epoch on the first 100 points (10 steps) pays the first-call costs
+        # (lazy imports, vmap's set-up, the allocator's first requests).
+        for name, R in contenders:
+            CONTENDERS[name](X[:100], y[:100], 1, None if name in ("minidl", "torch.nn") else R, seed)
         runs: dict[tuple[str, int], list[float]] = {c: [] for c in contenders}
         wall_runs: dict[tuple[str, int], list[float]] = {c: [] for c in contenders}
         for repeat in range(repeats):
