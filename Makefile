@@ -28,10 +28,12 @@ help:
 	@echo "make clean     remove _build, _vendor and student/ (keeps .venv); make distclean also .venv, node_modules"
 
 # -- environment ---------------------------------------------------------------------------------
+# (sed drops pip's warning about each package missing from this machine's local wheel mirrors.)
+PIP_QUIET := 2>&1 | sed '/is ignored: it is neither a file nor a directory/d'
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet --progress-bar off "$(TORCH)" $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet --progress-bar off "$(TORCH)" -e ".[$(EXTRAS)]" $(PIP_QUIET)
 	$(BIN)/python -c 'import sys, torch; cpu = torch.__version__.split("+")[0] == "2.13.0" and torch.version.cuda is None; \
 		sys.exit(0 if cpu else f"expected the CPU build of torch 2.13.0, got {torch.__version__}")'
 	@touch $@

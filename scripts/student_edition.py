@@ -113,7 +113,13 @@ def _binder_substitution(app, config) -> None:  # Sphinx "config-inited" hook
     hub = options.get("launch_buttons", {}).get("binderhub_url") or "https://mybinder.org"
     url = binder_student_url(options.get("repository_url", ""), options.get("repository_branch", "main"), hub)
     link = f"[open the student edition on Binder]({url})" if url else "Binder (set `repository.url` in `_config.yml`)"
-    config.myst_substitutions = {**(config.myst_substitutions or {}), "binder_student_link": link}
+    repository = (options.get("repository_url") or "").rstrip("/")
+    install = f"`!pip install git+{repository}`" if repository else "`!pip install` the repository"
+    config.myst_substitutions = {
+        **(config.myst_substitutions or {}),
+        "binder_student_link": link,
+        "colab_install": install,
+    }
 
 
 def setup(app):
