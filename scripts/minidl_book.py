@@ -2,8 +2,9 @@
 
 1. Public names: the API reference documents each object where it is defined
    (``minidl.linear.Linear``), but the docstrings, like the book, use the names a reader imports:
-   ``:class:`~minidl.Linear```. When such a reference finds no target, resolve it to the object's
-   defining module and try again.
+   ``:class:`~minidl.Linear```, or a name their module imports (``:func:`dead_units``` in
+   ``minidl.reproduce``). When such a reference finds no target, resolve it to the object's defining
+   module and try again.
 2. One copy of each inline script: with Jupyter Book 1 and Sphinx 7.4, sphinx-thebe's inline
    configuration script (``const THEBE_JS_URL = ...``) ends up twice in every page, and the second
    copy throws "Identifier 'THEBE_JS_URL' has already been declared" in the browser.
@@ -32,7 +33,12 @@ def _defining_name(target: str) -> str | None:
 def _resolve(app, env, node, contnode):  # Sphinx "missing-reference" hook
     if node.get("refdomain") != "py":
         return None
-    target = _defining_name(node.get("reftarget", ""))
+    target = node.get("reftarget", "")
+    module = node.get("py:module") or ""
+    if not target.startswith("minidl.") and module.startswith("minidl"):
+        # A name the current module imports from another: :func:`dead_units` in minidl.reproduce.
+        target = f"{module}.{target}"
+    target = _defining_name(target)
     if target is None:
         return None
     domain = env.get_domain("py")
