@@ -31,12 +31,15 @@ CASES = {
 }
 
 
-def all_modules():
-    return [minidl.ReLU(), minidl.Tanh(), minidl.Sigmoid(3.0), minidl.ELU(0.5), minidl.LeakyReLU(0.1)]
-
-
-def module_ids():
-    return [type(m).__name__ for m in all_modules()]
+# One fresh module per test (non-default hyper-parameters), so no test sees another's saved state.
+MODULES = {
+    "ReLU": minidl.ReLU,
+    "Tanh": minidl.Tanh,
+    "Sigmoid": lambda: minidl.Sigmoid(3.0),
+    "ELU": lambda: minidl.ELU(0.5),
+    "LeakyReLU": lambda: minidl.LeakyReLU(0.1),
+}
+each_module = pytest.mark.parametrize("name", list(MODULES))
 
 
 # -- PyTorch as oracle ---------------------------------------------------------------
@@ -78,24 +81,27 @@ def test_tanh_is_a_scaled_sigmoid_with_slope_two():
     close(minidl.Tanh()(x), 2 * minidl.Sigmoid(slope=2.0)(x) - 1)
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
-def test_single_precision(module, gen):
+@each_module
+def test_single_precision(name, gen):
+    module = MODULES[name]()
     x = torch.randn(4, 3, generator=gen)
     y = module(x)
     assert y.dtype == torch.float32 and module.backward(torch.ones_like(y)).dtype == torch.float32
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
+@each_module
 @pytest.mark.parametrize("shape", [(5, 3), (2, 5, 3)], ids=["single", "replicas"])
-def test_gradcheck(module, shape):
+def test_gradcheck(name, shape):
+    module = MODULES[name]()
     # Normals of scale 1 are never within 1e-6 of the kink at 0.
     assert gradcheck(module, torch.randn(shape, generator=torch.Generator().manual_seed(3), dtype=f64))
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
+@each_module
 @pytest.mark.parametrize("dtype", [torch.float32, f64])
-def test_finite_for_large_inputs(module, dtype):
+def test_finite_for_large_inputs(name, dtype):
     """Saturating functions stay finite (no inf·0 = NaN) for inputs of ±200 and beyond."""
+    module = MODULES[name]()
     x = torch.tensor([-1000.0, -200.0, 0.0, 200.0, 1000.0], dtype=dtype)
     y = module(x)
     grad_x = module.backward(torch.ones_like(x))
@@ -105,25 +111,28 @@ def test_finite_for_large_inputs(module, dtype):
 # -- behaviour -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
-def test_no_parameters(module):
+@each_module
+def test_no_parameters(name):
+    module = MODULES[name]()
     assert module.param() == []
     module.zero_grad()  # nothing to do, and no error
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
-def test_forward_overwrites_the_saved_tensor(module, gen):
+@each_module
+def test_forward_overwrites_the_saved_tensor(name, gen):
+    module = MODULES[name]()
     x1, x2 = torch.randn(3, 2, generator=gen, dtype=f64), torch.randn(4, 2, generator=gen, dtype=f64)
     g = torch.randn(4, 2, generator=gen, dtype=f64)
     module(x1)
     module(x2)
-    fresh = type(module)(*[getattr(module, a) for a in ("slope", "alpha", "negative_slope") if hasattr(module, a)])
+    fresh = MODULES[name]()
     fresh(x2)
     close(module.backward(g), fresh.backward(g))
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
-def test_forward_leaves_its_input_unchanged(module, gen):
+@each_module
+def test_forward_leaves_its_input_unchanged(name, gen):
+    module = MODULES[name]()
     x = torch.randn(4, 3, generator=gen, dtype=f64)
     before = x.clone()
     module(x)
@@ -154,41 +163,47 @@ def test_sigmoid_slope_must_be_positive(slope):
         minidl.Sigmoid(slope=slope)
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
-def test_backward_before_forward_raises_runtime_error(module):
-    with pytest.raises(RuntimeError, match=rf"{type(module).__name__}\.backward called before forward"):
+@each_module
+def test_backward_before_forward_raises_runtime_error(name):
+    module = MODULES[name]()
+    with pytest.raises(RuntimeError, match=rf"{name}\.backward called before forward"):
         module.backward(torch.ones(2, 3))
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
-@pytest.mark.parametrize("bad", [torch.zeros(4, 3, dtype=torch.int64), torch.zeros(4, 3, dtype=torch.bool), [1.0, 2.0]])
-def test_non_floating_input_raises_type_error_and_keeps_state(module, bad, gen):
+@each_module
+@pytest.mark.parametrize(
+    ("bad", "got"),
+    [(torch.zeros(4, 3, dtype=torch.int64), "int64"), (torch.zeros(4, 3, dtype=torch.bool), "bool"), ([1.0, 2.0], "list")],
+)
+def test_non_floating_input_raises_type_error_and_keeps_state(name, bad, got, gen):
+    module = MODULES[name]()
     x = torch.randn(4, 3, generator=gen, dtype=f64)
     g = torch.randn(4, 3, generator=gen, dtype=f64)
     module(x)
     expected = module.backward(g)
-    got = "int64" if isinstance(bad, torch.Tensor) and bad.dtype == torch.int64 else ("bool" if isinstance(bad, torch.Tensor) else "list")
-    with pytest.raises(TypeError, match=rf"{type(module).__name__}: expected a .*{got}"):
+    with pytest.raises(TypeError, match=rf"{name}: expected a .*{got}"):
         module(bad)
     close(module.backward(g), expected)
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
+@each_module
 @pytest.mark.parametrize("wrong", [(4, 2), (3, 3), (4, 3, 1), (12,)])
-def test_grad_output_of_wrong_shape_raises_value_error(module, wrong, gen):
+def test_grad_output_of_wrong_shape_raises_value_error(name, wrong, gen):
+    module = MODULES[name]()
     x = torch.randn(4, 3, generator=gen, dtype=f64)
     g = torch.randn(4, 3, generator=gen, dtype=f64)
     module(x)
     expected = module.backward(g)
-    pattern = rf"{type(module).__name__}\.backward: grad_output has shape {re.escape(str(wrong))}, expected .*\(4, 3\)"
+    pattern = rf"{name}\.backward: grad_output has shape {re.escape(str(wrong))}, expected .*\(4, 3\)"
     with pytest.raises(ValueError, match=pattern):
         module.backward(torch.ones(wrong, dtype=f64))
     close(module.backward(g), expected)
 
 
-@pytest.mark.parametrize("module", all_modules(), ids=module_ids())
+@each_module
 @pytest.mark.parametrize("bad_grad", [torch.ones(4, 3, dtype=torch.int64), [[1.0] * 3] * 4], ids=["int64", "list"])
-def test_non_floating_grad_output_raises_type_error(module, bad_grad, gen):
+def test_non_floating_grad_output_raises_type_error(name, bad_grad, gen):
+    module = MODULES[name]()
     module(torch.randn(4, 3, generator=gen, dtype=f64))
-    with pytest.raises(TypeError, match=rf"{type(module).__name__}\.backward"):
+    with pytest.raises(TypeError, match=rf"{name}\.backward"):
         module.backward(bad_grad)
