@@ -71,10 +71,10 @@ def test_shuffling_is_a_permutation_of_pairs():
     for (a, _), (b, _) in zip(shuffled.param(), ordered.param()):
         close(a, b)
     # and with smaller batches the shuffle does change the trajectory
-    reshuffled = small()
-    run(reshuffled, X, y, batch_size=5, shuffle=True)
-    run(ordered := small(), X, y, batch_size=5, shuffle=False)
-    assert not torch.equal(reshuffled[0].weight, ordered[0].weight)
+    small_batches_shuffled, small_batches_ordered = small(), small()
+    run(small_batches_shuffled, X, y, batch_size=5, shuffle=True)
+    run(small_batches_ordered, X, y, batch_size=5, shuffle=False)
+    assert not torch.equal(small_batches_shuffled[0].weight, small_batches_ordered[0].weight)
 
 
 def test_replicated_training_is_R_separate_trainings():
