@@ -53,11 +53,6 @@ def to_torch(module: minidl.Module, replica: int | None = None) -> torch.nn.Modu
     raise TypeError(f"no torch counterpart for {module!r}")
 
 
-def torch_params(module: torch.nn.Module) -> list[torch.Tensor]:
-    """The torch parameters in the order minidl's ``param()`` lists them (weight, bias per layer)."""
-    return list(module.parameters())
-
-
 def report_network(*, generator: torch.Generator, activation=minidl.Tanh, replicas: int | None = None, dtype=None):
     """The report's 2-25-25-25-1 network."""
     sizes = [2, 25, 25, 25, 1]
