@@ -20,7 +20,9 @@ parameter in turn gives the same numbers. The optimizer's loops therefore run
 over *blocks*: one block, the two flat vectors, when the parameters could be
 packed; one block per parameter otherwise (parameters of several dtypes or
 devices, or tensors that are views of something larger, such as parameters an
-earlier optimizer packed together with others).
+earlier optimizer packed together with others). One thing packing cannot see: a
+view taken of a parameter *before* the optimizer was built (``row =
+layer.weight[0]``) keeps looking at the old storage, so take views after.
 """
 
 from __future__ import annotations
