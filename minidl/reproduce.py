@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import html
 import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -496,13 +497,16 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.2f} ± {std:.2f}"
 
 
-def format_table(rows: list[dict[str, Any]], report: dict[str, ReportRow], *, markdown: bool = False) -> str:
-    """Rows beside the report's numbers, as aligned text or as a Markdown table.
+def format_table(rows: list[dict[str, Any]], report: dict[str, ReportRow], *, style: str = "text") -> str:
+    """Rows beside the report's numbers, as aligned ``"text"``, a ``"markdown"`` or an ``"html"`` table.
 
     The report prints no standard deviation for the training error, and some of
     its test standard deviations lost their decimals in extraction (``22.x``).
     """
+    if style not in ("text", "markdown", "html"):
+        raise ValueError(f"format_table: style must be 'text', 'markdown' or 'html', got {style!r}")
     header = ["Model", "train error [%]", "report", "test error [%]", "report"]
+    pad = "padding:0.15em 0.7em"
     lines = []
     for row in rows:
         ref = report[row["model"]]
@@ -515,9 +519,19 @@ def format_table(rows: list[dict[str, Any]], report: dict[str, ReportRow], *, ma
                 f"{ref.test_error_mean:.2f} ± {ref.test_error_std}",
             ]
         )
-    if markdown:
+    if style == "markdown":
         out = ["| " + " | ".join(header) + " |", "|:--|" + "--:|" * (len(header) - 1)]
         return "\n".join(out + ["| " + " | ".join(line) + " |" for line in lines])
+    if style == "html":
+
+        def cells(tag: str, r: list[str]) -> str:
+            return "".join(
+                f'<{tag} style="text-align:{"left" if i == 0 else "right"};{pad}">{html.escape(c)}</{tag}>'
+                for i, c in enumerate(r)
+            )
+
+        body = "".join(f"<tr>{cells('td', line)}</tr>" for line in lines)
+        return f"<table><thead><tr>{cells('th', header)}</tr></thead><tbody>{body}</tbody></table>"
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
 
     def fmt(r: list[str]) -> str:

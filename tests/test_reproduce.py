@@ -279,5 +279,9 @@ def test_report_numbers_and_format():
     rows = [summarize(n, torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])) for n in TABLE1]
     text = format_table(rows, REPORT_TABLE1)
     assert "Leaky-ReLU" in text and "4.45 ± 1.08" in text and "3.50 ± 0.71" in text
-    md = format_table(rows, REPORT_TABLE1, markdown=True)
+    md = format_table(rows, REPORT_TABLE1, style="markdown")
     assert md.splitlines()[0].startswith("| Model |") and len(md.splitlines()) == 2 + len(TABLE1)
+    table = format_table(rows, REPORT_TABLE1, style="html")
+    assert table.startswith("<table>") and table.count("<tr>") == 1 + len(TABLE1) and "4.45 ± 1.08" in table
+    with pytest.raises(ValueError, match="style"):
+        format_table(rows, REPORT_TABLE1, style="latex")
