@@ -18,7 +18,10 @@ Each contender is timed ``--repeats`` times, round-robin (so that a burst of loa
 on a shared machine hits every contender alike), after an untimed warm-up, and
 the median is reported as seconds per trained model. Seconds per model grow
 linearly with ``--epochs``; the ratios between contenders, measured in the same
-run, are what to compare.
+run, are what to compare. Each ratio is paired: the median over the rounds of the
+ratio within a round, where the two contenders ran seconds apart, so that the
+load of the machine changing from one round to the next cancels out (the ratios
+of the medians are in the JSON too).
 
 Two choices keep the measurement fair and stable:
 
@@ -256,9 +259,12 @@ def run_benchmark(
 
     Returns:
         ``{"contenders": [{"name", "replicas", "seconds_per_model", "runs", "wall_runs"}...],
-        "ratios": {label: seconds per model / reference's}, "targets": {...}, "config": {...}}``;
-        ``runs`` lists every repeat's seconds per model on the chosen clock, ``wall_runs``
-        on the wall clock. The reference is minidl-replicas(R=20) when it is in the line-up.
+        "ratios": {label: time / reference's time}, "ratios_of_medians": {...}, "targets": {...},
+        "config": {...}}``. ``seconds_per_model`` is the median over the repeats; ``runs``
+        lists every repeat's seconds per model on the chosen clock, ``wall_runs`` on the wall
+        clock. A ratio is the median over the rounds of the ratio measured within each round
+        (``ratios_of_medians`` divides the medians instead). The reference is
+        minidl-replicas(R=20) when it is in the line-up.
     """
     if clock not in ("cpu", "wall"):
         raise ValueError(f"clock must be 'cpu' or 'wall', got {clock!r}")
@@ -288,6 +294,12 @@ def run_benchmark(
     seconds = {c: statistics.median(r) for c, r in runs.items()}
     replicated = [c for c in contenders if c[0] == "minidl-replicas"]
     reference = REFERENCE if REFERENCE in seconds else (replicated or contenders)[0]
+
+    def ratio(num: tuple[str, int], den: tuple[str, int]) -> float:
+        """Median over the rounds of the ratio within each round: the two contenders ran a few seconds
+        apart, so a change of load on the machine between rounds cancels out."""
+        return statistics.median(a / b for a, b in zip(runs[num], runs[den]))
+
     result = {
         "contenders": [
             {
@@ -299,9 +311,10 @@ def run_benchmark(
             }
             for name, R in contenders
         ],
-        "ratios": {label(*c): seconds[c] / seconds[reference] for c in contenders},
+        "ratios": {label(*c): ratio(c, reference) for c in contenders},
+        "ratios_of_medians": {label(*c): seconds[c] / seconds[reference] for c in contenders},
         "targets": {
-            what: {"ratio": seconds[num] / seconds[den], "at_least": bound, "met": seconds[num] / seconds[den] >= bound}
+            what: {"ratio": ratio(num, den), "at_least": bound, "met": ratio(num, den) >= bound}
             for what, (num, den, bound) in TARGETS.items()
             if num in seconds and den in seconds
         },
