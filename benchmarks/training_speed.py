@@ -18,10 +18,11 @@ Each contender is timed ``--repeats`` times, round-robin (so that a burst of loa
 on a shared machine hits every contender alike), after an untimed warm-up, and
 the median is reported as seconds per trained model. Seconds per model grow
 linearly with ``--epochs``; the ratios between contenders, measured in the same
-run, are what to compare. Each ratio is paired: the median over the rounds of the
-ratio within a round, where the two contenders ran seconds apart, so that the
-load of the machine changing from one round to the next cancels out (the ratios
-of the medians are in the JSON too).
+run, are what to compare. Each ratio is paired: the median over the rounds of
+the ratio within a round, where the two contenders ran seconds apart, so that
+the load of the machine changing from one round to the next cancels out (the
+ratios of the medians are in the JSON too). Many short rounds (20 of 2 epochs
+by default) rather than a few long ones keep the two of a pair close in time.
 
 Two choices keep the measurement fair and stable:
 
@@ -37,7 +38,7 @@ Two choices keep the measurement fair and stable:
 Usage::
 
     python benchmarks/training_speed.py                      # about a minute
-    python benchmarks/training_speed.py --epochs 2 --repeats 1 --output /tmp/speed.json
+    python benchmarks/training_speed.py --epochs 1 --repeats 3 --output /tmp/speed.json
     python benchmarks/training_speed.py --replicas 1 5 20 80 160 --func-replicas 20
     python benchmarks/training_speed.py --check              # exit 1 if a target is missed
 
@@ -235,8 +236,8 @@ def default_contenders(
 
 
 def run_benchmark(
-    num_epochs: int = 8,
-    repeats: int = 5,
+    num_epochs: int = 2,
+    repeats: int = 20,
     contenders: Sequence[tuple[str, int]] | None = None,
     threads: int = 1,
     clock: str = "cpu",
@@ -364,9 +365,9 @@ def format_table(result: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=8, help="epochs of 100 steps per training (default 8)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of 100 steps per training (default 2)")
     parser.add_argument(
-        "--repeats", type=int, default=5, help="timed runs per contender; the median is kept (default 5)"
+        "--repeats", type=int, default=20, help="timed runs per contender; the median is kept (default 20)"
     )
     parser.add_argument(
         "--threads",
