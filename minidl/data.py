@@ -17,6 +17,8 @@ import math
 import torch
 from torch import Tensor
 
+from .module import _is_count
+
 CENTER = (0.5, 0.5)
 RADIUS = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -52,9 +54,9 @@ def disk_dataset(
         >>> X.shape, y.shape
         (torch.Size([1000, 2]), torch.Size([1000, 1]))
     """
-    if not isinstance(n, int) or n <= 0:
+    if not _is_count(n):
         raise ValueError(f"disk_dataset: n must be a positive integer, got {n!r}")
-    if replicas is not None and (not isinstance(replicas, int) or replicas <= 0):
+    if replicas is not None and not _is_count(replicas):
         raise ValueError(f"disk_dataset: replicas must be a positive integer or None, got {replicas!r}")
     lead = () if replicas is None else (replicas,)
     X = torch.rand(*lead, n, 2, generator=generator, device=device, dtype=dtype)

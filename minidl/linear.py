@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from . import init
-from .module import Module, ParamPair
+from .module import Module, ParamPair, _is_count
 
 
 class Linear(Module):
@@ -77,9 +77,9 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, int) or value <= 0:
+            if not _is_count(value):
                 raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
-        if replicas is not None and (not isinstance(replicas, int) or replicas <= 0):
+        if replicas is not None and not _is_count(replicas):
             raise ValueError(f"Linear: replicas must be a positive integer or None, got {replicas!r}")
         self.in_features = in_features
         self.out_features = out_features

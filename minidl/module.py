@@ -26,6 +26,11 @@ from torch import Tensor
 ParamPair = tuple[Tensor, Tensor]
 
 
+def _is_count(value: object, minimum: int = 1) -> bool:
+    """``value`` is an ``int`` (not a ``bool``, which Python counts as one) of at least ``minimum``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 class Module:
     """Base class of every layer.
 

@@ -99,7 +99,7 @@ class Optimizer:
                 raise ValueError(
                     f"{name}: parameter {i} has value shape {tuple(pair[0].shape)} but grad shape {tuple(pair[1].shape)}"
                 )
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"{name}: learning rate must be a positive number, got {lr!r}")
         self.params = params
         self.lr = float(lr)

@@ -21,7 +21,7 @@ from torch import Tensor
 from tqdm.auto import trange
 
 from .losses import Loss
-from .module import Module
+from .module import Module, _is_count
 from .optim import Optimizer
 
 
@@ -110,9 +110,9 @@ def train(
         FloatingPointError: when the loss of some replica becomes NaN or
             infinite; the message names the epoch and the replicas.
     """
-    if not isinstance(num_epochs, int) or num_epochs < 0:
+    if not _is_count(num_epochs, minimum=0):
         raise ValueError(f"train: num_epochs must be a non-negative integer, got {num_epochs!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
+    if not _is_count(batch_size):
         raise ValueError(f"train: batch_size must be a positive integer, got {batch_size!r}")
     _check_data(X, y, "training")
     if (X_test is None) != (y_test is None):
