@@ -14,16 +14,18 @@ EXTRAS := book,test,browser
 JOBS ?= 2
 MATHJAX := _vendor/mathjax/tex-mml-chtml.js
 BOOK_OK := _build/.book-ok
-BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md book/*.bib notebooks/*.ipynb minidl/*.py scripts/*.py)
+BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md book/*.bib notebooks/*.ipynb minidl/*.py scripts/*.py benchmarks/*.py)
 # Two pytest workers on two cores: one thread each instead of four fighting for two cores.
 TEST_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help env mathjax chromium book book-if-stale test lint unit nbval browser student clean distclean
+.PHONY: help env mathjax chromium book book-if-stale test lint unit nbval browser student benchmark reproduce clean distclean
 
 help:
 	@echo "make book      build the book from a clean _build into _build/html (every notebook executed)"
 	@echo "make test      ruff, the test suite, nbval on every notebook, and the browser test of the book"
 	@echo "make student   write the student edition (solutions removed) to student/"
+	@echo "make benchmark time minidl against torch.nn and torch.func, check the speed targets"
+	@echo "make reproduce the report's two tables (python -m minidl reproduce), written to reproduce.json"
 	@echo "parts of 'make test': make lint | make unit | make nbval | make browser"
 	@echo "make clean     remove _build, _vendor and student/ (keeps .venv); make distclean also .venv, node_modules"
 
@@ -65,6 +67,12 @@ book-if-stale: $(BOOK_OK)
 
 student: env
 	$(BIN)/python scripts/student_edition.py --out student
+
+benchmark: env
+	$(BIN)/python benchmarks/training_speed.py --check
+
+reproduce: env
+	$(BIN)/python -m minidl reproduce --json reproduce.json
 
 # -- tests ---------------------------------------------------------------------------------------
 # `make test` rebuilds the book only if a source changed since the last successful `make book`.
