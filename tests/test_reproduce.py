@@ -41,26 +41,15 @@ def _check_rows(rows: list[dict], names: list[str], rounds: int) -> None:
 
 
 # -- the command ------------------------------------------------------------------------------------
+def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python -m minidl reproduce ARGS --no-progress`` in a fresh interpreter, as a user runs it."""
+    cmd = [sys.executable, "-m", "minidl", "reproduce", *args, "--no-progress"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
 def test_command_writes_the_schema(tmp_path):
     path = tmp_path / "out" / "tables.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "minidl",
-        "reproduce",
-        "--rounds",
-        "2",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "50",
-        "--seed",
-        "3",
-        "--json",
-        str(path),
-        "--no-progress",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = _run("--rounds", "2", "--epochs", "2", "--batch-size", "50", "--seed", "3", "--json", str(path))
     assert done.returncode == 0, done.stderr
     for name in TABLE1 + TABLE2:
         assert name in done.stdout
@@ -73,63 +62,27 @@ def test_command_writes_the_schema(tmp_path):
     _check_rows(data["table2"], TABLE2, rounds=2)
     config = data["config"]
     assert (config["rounds"], config["num_epochs"], config["batch_size"], config["seed"]) == (2, 2, 50, 3)
-    for key in (
-        "sgd_lr",
-        "adam_lr",
-        "init_scale",
-        "output_activation",
-        "dropout",
-        "ddof",
-        "hidden",
-        "n_train",
-        "n_test",
-        "sigmoid_slope",
-        "elu_alpha",
-        "leaky_slope",
-        "dropout_placement",
-    ):
+    every_setting = ("sgd_lr", "adam_lr", "init_scale", "output_activation", "dropout", "ddof", "hidden")
+    every_setting += ("n_train", "n_test", "sigmoid_slope", "elu_alpha", "leaky_slope", "dropout_placement")
+    for key in every_setting:
         assert key in config, key
     assert config["hidden"] == [25, 25, 25] and config["dropout"] == 0.2 and config["sigmoid_slope"] == 3.0
 
 
 def test_command_options_reach_the_config(tmp_path):
     path = tmp_path / "t.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "minidl",
-        "reproduce",
-        "--rounds",
-        "2",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "100",
-        "--sgd-lr",
-        "0.01",
-        "--adam-lr",
-        "0.002",
-        "--init-scale",
-        "2",
-        "--linear-output",
-        "--json",
-        str(path),
-        "--no-progress",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = _run(
+        *("--rounds", "2", "--epochs", "1", "--batch-size", "100", "--sgd-lr", "0.01", "--adam-lr", "0.002"),
+        *("--init-scale", "2", "--linear-output", "--json", str(path)),
+    )
     assert done.returncode == 0, done.stderr
     config = json.loads(path.read_text())["config"]
-    assert (config["sgd_lr"], config["adam_lr"], config["init_scale"], config["output_activation"]) == (
-        0.01,
-        0.002,
-        2.0,
-        False,
-    )
+    chosen = (config["sgd_lr"], config["adam_lr"], config["init_scale"], config["output_activation"])
+    assert chosen == (0.01, 0.002, 2.0, False)
 
 
 def test_command_rejects_bad_values():
-    cmd = [sys.executable, "-m", "minidl", "reproduce", "--rounds", "0", "--no-progress"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = _run("--rounds", "0", timeout=120)
     assert done.returncode == 2 and "rounds must be a positive integer" in done.stderr
 
 
