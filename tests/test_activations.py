@@ -81,6 +81,14 @@ def test_tanh_is_a_scaled_sigmoid_with_slope_two():
     close(minidl.Tanh()(x), 2 * minidl.Sigmoid(slope=2.0)(x) - 1)
 
 
+def test_tanh_is_accurate_in_single_precision():
+    """Tanh computes 2σ(2x) − 1 (faster than torch.tanh on a CPU): within 2.5e-7 of tanh, two roundings near 1."""
+    x = torch.linspace(-12, 12, 240_001)
+    y = minidl.Tanh()(x)
+    assert (y.double() - torch.tanh(x.double())).abs().max() <= 2.5e-7
+    assert y[x.abs() > 10].abs().eq(1).all() and minidl.Tanh()(torch.zeros(3)).eq(0).all()
+
+
 @each_module
 def test_single_precision(name, gen):
     module = MODULES[name]()
