@@ -28,6 +28,19 @@ def make(n_in, n_out, *, bias=True, R=None, seed=0, dtype=f64):
 @given(n=batch_sizes, n_in=features, n_out=features, bias=st.booleans(), R=replicas, seed=seeds)
 def test_forward_and_backward_match_torch(n, n_in, n_out, bias, R, seed):
     """A replicated Linear is R separate torch Linear layers: outputs, grad input and every grad agree."""
+    check_against_torch(n, n_in, n_out, bias, R, seed)
+
+
+@pytest.mark.parametrize("R", [None, 1, 3])
+@pytest.mark.parametrize("bias", [True, False])
+def test_single_output_matches_torch(R, bias):
+    """out_features = 1, the report's output layer, has its own path in backward (an outer product)."""
+    check_against_torch(10, 25, 1, bias, R, seed=4)
+    lead = () if R is None else (R,)
+    assert gradcheck(make(5, 1, bias=bias, R=R), torch.randn(*lead, 7, 5, generator=torch.Generator().manual_seed(2), dtype=f64))
+
+
+def check_against_torch(n, n_in, n_out, bias, R, seed):
     g = torch.Generator().manual_seed(seed)
     layer = minidl.Linear(n_in, n_out, bias=bias, replicas=R, generator=g, dtype=f64)
     lead = () if R is None else (R,)
