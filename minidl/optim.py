@@ -160,8 +160,19 @@ class Adam(Optimizer):
         \\theta_t &= \\theta_{t-1} - \\eta\\, \\hat m_t / (\\sqrt{\\hat v_t} + \\epsilon)
 
     with :math:`m_0 = v_0 = 0`. The bias corrections undo the pull of those zeros
-    towards 0 in the first steps. The operations are ordered as torch orders
-    them, so the two produce the same trajectory to rounding.
+    towards 0 in the first steps. ``step`` applies them to scalars, as the
+    paper's remark after its Algorithm 1 suggests: with
+    :math:`c_1 = 1 - \\beta_1^t` and :math:`c_2 = 1 - \\beta_2^t`,
+
+    .. math::
+
+        \\theta_t = \\theta_{t-1} - \\frac{\\eta \\sqrt{c_2}}{c_1}\\,
+        \\frac{m_t}{\\sqrt{v_t} + \\epsilon \\sqrt{c_2}},
+
+    the same update (multiply the numerator and the denominator of the last line
+    above by :math:`\\sqrt{c_2}`) with no vector :math:`\\hat m_t` or
+    :math:`\\hat v_t`. It equals ``torch.optim.Adam``'s update to rounding, so the
+    two produce the same trajectory to rounding.
 
     Args:
         params: ``model.param()``.
@@ -194,23 +205,25 @@ class Adam(Optimizer):
         # ... and seen per parameter, parallel to params: exp_avg[i] is m for parameter i.
         self.exp_avg = self._per_parameter(self._m)
         self.exp_avg_sq = self._per_parameter(self._v)
-        # Room for √v̂ + ε, kept from step to step: a new vector at every step costs an
+        # Room for √v + ε √c₂, kept from step to step: a new vector at every step costs an
         # allocation and, for many replicas, fresh memory pages from the system.
         self._denom = [torch.empty_like(value) for value, _ in self.blocks]
 
     def step(self) -> None:
         beta1, beta2 = self.betas
         self.t += 1
-        bias_correction1 = 1 - beta1**self.t
-        bias_correction2_sqrt = math.sqrt(1 - beta2**self.t)
-        step_size = self.lr / bias_correction1
-        # torch.optim.Adam's operations in its order, for each block: all the
-        # parameters at once when they are packed, else one parameter at a time.
+        # The bias corrections, on scalars (see the class docstring): √c₂ / c₁ in
+        # the step size, √c₂ in ε. One vector operation fewer than correcting √v.
+        sqrt_c2 = math.sqrt(1 - beta2**self.t)
+        step_size = self.lr * sqrt_c2 / (1 - beta1**self.t)
+        eps = self.eps * sqrt_c2
+        # For each block: all the parameters at once when they are packed, else
+        # one parameter at a time.
         for (value, grad), m, v, denom in zip(self.blocks, self._m, self._v, self._denom):
             m.lerp_(grad, 1 - beta1)  # m ← β₁ m + (1 − β₁) g
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β₂ v + (1 − β₂) g²
-            torch.sqrt(v, out=denom).div_(bias_correction2_sqrt).add_(self.eps)  # √v̂ + ε
-            value.addcdiv_(m, denom, value=-step_size)  # θ ← θ − η m̂ / (√v̂ + ε)
+            torch.sqrt(v, out=denom).add_(eps)  # √v + ε √c₂
+            value.addcdiv_(m, denom, value=-step_size)  # θ ← θ − η √c₂/c₁ · m / (√v + ε √c₂)
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"
