@@ -213,6 +213,54 @@ def test_evaluate_uses_eval_mode_and_restores_the_mode(mode):
     assert model.training is mode and model[-1].training is mode
 
 
+@pytest.mark.parametrize("R", [None, 3])
+@pytest.mark.parametrize("chunk_size", [1, 7, 50, 64, None])
+def test_evaluate_in_chunks_counts_exactly(R, chunk_size):
+    """Chunks of any size give the error rate of the whole output, exactly (the counts are integers)."""
+    X, y = minidl.disk_dataset(50, replicas=R, generator=seeded(), dtype=f64)
+    model = small(R)
+    assert torch.equal(minidl.evaluate(model, X, y, chunk_size=chunk_size), minidl.error_rate(model(X), y))
+    logits = minidl.evaluate(model, X, y, 0.0, chunk_size=chunk_size)  # another threshold
+    assert torch.equal(logits, minidl.error_rate(model(X), y, 0.0))
+
+
+def test_evaluate_default_chunks_bound_the_rows(monkeypatch):
+    """The default chunk holds about EVAL_ROWS rows over all replicas, and at least EVAL_MIN_CHUNK samples."""
+    seen = []
+
+    class Recorder(minidl.Module):
+        def forward(self, x):
+            seen.append(tuple(x.shape))
+            return x[..., :1]
+
+    X, y = torch.rand(40, 300, 2, dtype=f64), torch.zeros(40, 300, 1, dtype=f64)
+    monkeypatch.setattr(minidl.training, "EVAL_ROWS", 400)
+    minidl.evaluate(Recorder(), X[:4], y[:4])
+    assert seen == [(4, 100, 2)] * 3  # 400 rows / 4 replicas
+    seen.clear()
+    minidl.evaluate(Recorder(), X[:1], y[:1])
+    assert seen == [(1, 300, 2)]  # one replica: 400 rows hold the whole set
+    seen.clear()
+    minidl.evaluate(Recorder(), X, y)  # 400 rows / 40 replicas = 10 samples, fewer than the minimum
+    chunk = minidl.training.EVAL_MIN_CHUNK
+    assert seen == [(40, chunk, 2)] * (300 // chunk) + [(40, 300 % chunk, 2)]
+
+
+@pytest.mark.parametrize("chunk_size", [0, -3, 2.5, True])
+def test_evaluate_rejects_a_bad_chunk_size(chunk_size):
+    X, y = minidl.disk_dataset(10, generator=seeded(), dtype=f64)
+    with pytest.raises(ValueError, match=f"evaluate: chunk_size must be a positive integer or None, got {chunk_size!r}"):
+        minidl.evaluate(small(), X, y, chunk_size=chunk_size)
+
+
+def test_evaluate_rejects_mismatched_data_and_outputs():
+    X, y = minidl.disk_dataset(10, generator=seeded(), dtype=f64)
+    with pytest.raises(ValueError, match=r"evaluate: the inputs of shape \(10, 2\) and targets of shape \(9, 1\)"):
+        minidl.evaluate(small(), X, y[:9])
+    with pytest.raises(ValueError, match=r"evaluate: output shape \(10, 1\) and target shape \(10, 2\) differ"):
+        minidl.evaluate(small(), X, torch.cat([y, y], dim=1))
+
+
 # -- divergence and bad arguments ---------------------------------------------------------------------
 
 
