@@ -156,3 +156,6 @@ def test_readme_example_trains_the_reports_network():
     assert match, result.stdout
     # The report's Tanh network: 4.43 % ± 1.x over 20 rounds; 10 % is several deviations away.
     assert float(match[1]) < 10, result.stdout
+    # The README quotes what the example prints (a seed gives one result).
+    quoted = re.search(r"It prints `test error: ([\d.]+)%`", (ROOT / "README.md").read_text())
+    assert quoted and quoted[1] == match[1], f"the README says {quoted and quoted[1]}%, the example printed {match[1]}%"
