@@ -13,7 +13,7 @@ window on its slice (``Tensor.set_`` moves a tensor's storage, keeping the
 tensor object and its numbers). The layers notice nothing: ``layer.weight`` is
 still ``layer.weight``, and ``backward`` still accumulates into
 ``layer.grad_weight`` in place. But the optimizer can now update every
-parameter with one operation on the flat vectors, seven in all for Adam.
+parameter with one operation on the flat vectors, six in all for Adam.
 
 The update is element-wise, so applying it to the packed vector or to each
 parameter in turn gives the same numbers. The optimizer's loops therefore run
