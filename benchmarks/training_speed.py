@@ -62,6 +62,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+from tqdm import tqdm
 
 import minidl
 
@@ -404,14 +405,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs, --repeats, --threads and the replica counts must be positive")
 
     contenders = default_contenders(args.replicas, args.func_replicas)
-    result = run_benchmark(
-        args.epochs,
-        args.repeats,
-        contenders,
-        threads=args.threads,
-        clock=args.clock,
-        log=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    with tqdm(total=args.repeats, desc="benchmark rounds", unit="round", file=sys.stderr) as bar:
+        result = run_benchmark(
+            args.epochs,
+            args.repeats,
+            contenders,
+            threads=args.threads,
+            clock=args.clock,
+            log=lambda line: bar.update(),
+        )
     print(format_table(result))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
