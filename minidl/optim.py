@@ -223,7 +223,7 @@ class Adam(Optimizer):
             m.lerp_(grad, 1 - beta1)  # m ← β₁ m + (1 − β₁) g
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β₂ v + (1 − β₂) g²
             torch.sqrt(v, out=denom).add_(eps)  # √v + ε √c₂
-            value.addcdiv_(m, denom, value=-step_size)  # θ ← θ − η √c₂/c₁ · m / (√v + ε √c₂)
+            value.addcdiv_(m, denom, value=-step_size)  # θ ← θ − step_size · m / (√v + ε √c₂)
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"

@@ -182,8 +182,10 @@ def train(
         else:
             X_epoch, y_epoch = X, y
         batch_losses = []
-        # The mini-batches are views along the sample axis (no copy), made by one split each.
-        for X_batch, y_batch in zip(X_epoch.split(batch_size, dim=-2), y_epoch.split(batch_size, dim=-2)):
+        # The mini-batches: views along the sample axis, no copy.
+        X_batches = X_epoch.split(batch_size, dim=-2)
+        y_batches = y_epoch.split(batch_size, dim=-2)
+        for X_batch, y_batch in zip(X_batches, y_batches):
             loss = loss_fn(model(X_batch), y_batch)
             optimizer.zero_grad()
             model.backward(loss_fn.backward())
