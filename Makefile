@@ -80,6 +80,7 @@ test: lint book-if-stale unit nbval browser
 
 lint: env
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check notebooks  # the chapters' code fits the book's column (notebooks/ruff.toml)
 
 unit: env
 	$(TEST_ENV) $(BIN)/pytest -n $(JOBS) tests --ignore=tests/browser

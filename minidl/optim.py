@@ -212,18 +212,20 @@ class Adam(Optimizer):
     def step(self) -> None:
         beta1, beta2 = self.betas
         self.t += 1
-        # The bias corrections, on scalars (see the class docstring): √c₂ / c₁ in
-        # the step size, √c₂ in ε. One vector operation fewer than correcting √v.
+        # Both bias corrections on scalars (see the class docstring):
+        # √c₂ / c₁ in the step size, √c₂ in ε.
         sqrt_c2 = math.sqrt(1 - beta2**self.t)
         step_size = self.lr * sqrt_c2 / (1 - beta1**self.t)
         eps = self.eps * sqrt_c2
-        # For each block: all the parameters at once when they are packed, else
-        # one parameter at a time.
-        for (value, grad), m, v, denom in zip(self.blocks, self._m, self._v, self._denom):
-            m.lerp_(grad, 1 - beta1)  # m ← β₁ m + (1 − β₁) g
-            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β₂ v + (1 − β₂) g²
-            torch.sqrt(v, out=denom).add_(eps)  # √v + ε √c₂
-            value.addcdiv_(m, denom, value=-step_size)  # θ ← θ − step_size · m / (√v + ε √c₂)
+        # One block holds every parameter when they could be packed.
+        blocks = zip(self.blocks, self._m, self._v, self._denom)
+        for (value, grad), m, v, denom in blocks:
+            # m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²
+            m.lerp_(grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            # θ ← θ − step_size · m / (√v + ε √c₂)
+            torch.sqrt(v, out=denom).add_(eps)
+            value.addcdiv_(m, denom, value=-step_size)
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"
