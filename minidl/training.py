@@ -92,14 +92,14 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        wrong = 0
+        wrong = torch.zeros(X.shape[:-2], dtype=torch.long, device=X.device)
         for X_chunk, y_chunk in zip(X.split(chunk_size, dim=-2), y.split(chunk_size, dim=-2)):
             output = model(X_chunk)
             _check_shapes(output, y_chunk, "evaluate")
             wrong = wrong + _count_wrong(output, y_chunk, threshold)
     finally:
         model.train(was_training)
-    return wrong.to(output.dtype) / (y.shape[-2] * y.shape[-1])
+    return wrong.to(X.dtype) / (y.shape[-2] * y.shape[-1])
 
 
 def _permutations(lead: torch.Size, n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:

@@ -224,6 +224,12 @@ def test_evaluate_in_chunks_counts_exactly(R, chunk_size):
     assert torch.equal(logits, minidl.error_rate(model(X), y, 0.0))
 
 
+def test_evaluate_on_no_samples_is_nan_like_error_rate():
+    X, y = torch.empty(3, 0, 2, dtype=f64), torch.empty(3, 0, 1, dtype=f64)
+    assert minidl.evaluate(small(3), X, y).isnan().all()
+    assert minidl.error_rate(torch.empty(3, 0, 1, dtype=f64), y).isnan().all()
+
+
 def test_evaluate_default_chunks_bound_the_rows(monkeypatch):
     """The default chunk holds about EVAL_ROWS rows over all replicas, and at least EVAL_MIN_CHUNK samples."""
     seen = []
