@@ -220,8 +220,8 @@ def test_evaluate_in_chunks_counts_exactly(R, chunk_size):
     X, y = minidl.disk_dataset(50, replicas=R, generator=seeded(), dtype=f64)
     model = small(R)
     assert torch.equal(minidl.evaluate(model, X, y, chunk_size=chunk_size), minidl.error_rate(model(X), y))
-    logits = minidl.evaluate(model, X, y, 0.0, chunk_size=chunk_size)  # another threshold
-    assert torch.equal(logits, minidl.error_rate(model(X), y, 0.0))
+    at_zero = minidl.evaluate(model, X, y, 0.0, chunk_size=chunk_size)  # another threshold
+    assert torch.equal(at_zero, minidl.error_rate(model(X), y, 0.0))
 
 
 def test_evaluate_on_no_samples_is_nan_like_error_rate():
